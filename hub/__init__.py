@@ -1,0 +1,3 @@
+"""fedhub hub service."""
+
+__version__ = "0.1.0"
