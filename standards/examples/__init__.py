@@ -1,0 +1,1 @@
+"""Valid example instances of every shipped standard (JSON arrays)."""

@@ -1,0 +1,1 @@
+"""The pydantic models behind the shipped standards."""
