@@ -1,0 +1,1 @@
+"""The site's Flower ClientApp, consent policy and local data loading."""

@@ -1,0 +1,1 @@
+"""Data simulators for sites (plant sensor streams with ground-truth faults)."""
