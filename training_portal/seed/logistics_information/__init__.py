@@ -1,0 +1,1 @@
+"""Seed course data (course.json, module markdown, questions.json)."""
