@@ -1,0 +1,1 @@
+"""Federated learning runs: Flower ServerApp, strategies and engines."""

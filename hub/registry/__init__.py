@@ -1,0 +1,1 @@
+"""Model registry: versions from federated runs, lifecycle, artifacts for edge inference."""
