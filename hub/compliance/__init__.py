@@ -1,0 +1,1 @@
+"""Compliance submissions: pre-filled site reports, e-signatures, regulator access, bundles."""
