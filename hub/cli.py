@@ -7,12 +7,12 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from sqlmodel import Session, select
 
 from hub.compliance.cli import app as compliance_app
 from hub.config import Settings, get_settings
+from hub.console import CliConsole
 from hub.db import Database
 from hub.errors import HubError
 from hub.federation.cli import app as run_app
@@ -39,8 +39,8 @@ app.add_typer(sites_app, name="sites")
 app.add_typer(screen_app, name="screen")
 app.add_typer(run_app, name="run")
 app.add_typer(models_app, name="models")
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -20,12 +20,13 @@ from rich.console import Console
 from sqlmodel import Session, select
 
 from hub.config import Settings, get_settings
+from hub.console import CliConsole
 from hub.db import Database
 from hub.identity import service as identity
 from hub.identity.models import Organization, User
 from hub.identity.schemas import OrganizationCreate, UserCreate
 
-console = Console()
+console = CliConsole()
 
 # Each domain contributes one step, run in this order against the live demo hub.
 DEMO_STEPS: list[str] = [

@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from hub.console import CliConsole
 
 training_app = typer.Typer(help="Training portal: seed courses, expiry reminders, coverage.",
                            no_args_is_help=True)
 cert_app = typer.Typer(help="Qualification certificates (Open Badges 3.0 JWT-VC).",
                        no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 
 
 def _fail(message: str, code: int) -> typer.Exit:

@@ -19,16 +19,16 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from hub.compliance.verify import BundleVerification, verify_bundle
+from hub.console import CliConsole
 
 app = typer.Typer(help="Compliance submissions: regulator pulls and evidence bundles.",
                   no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 JWKS_PATH = "/.well-known/jwks.json"
 
 

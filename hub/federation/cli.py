@@ -11,18 +11,18 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from sqlmodel import Session, select
 
+from hub.console import CliConsole
 from hub.errors import HubError
 from hub.identity.principal import Principal
 
 app = typer.Typer(help="Federated runs (request, approve with e-signature, follow).",
                   no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 ByOption = Annotated[str, typer.Option("--by", help="your username (acts and signs as you)")]
 CLI_ADMIN = Principal("user", "cli", "cli", "", frozenset({"hub_admin", "qa"}))
 
@@ -133,7 +133,8 @@ def list_runs(status: Annotated[str | None, typer.Option(help="filter by status"
     from hub.federation import service
     from hub.federation.models import RunStatus
 
-    table = Table("id", "task", "sites", "round", "strategy", "status", "created (UTC)")
+    table = Table(Column("id", no_wrap=True, min_width=36),
+                  "task", "sites", "round", "strategy", "status", "created (UTC)")
     with open_db(migrate=False).session() as session:
         for r in service.list_runs(session, CLI_ADMIN, RunStatus(status) if status else None):
             table.add_row(r.id, r.task, str(len(r.site_ids)), f"{r.current_round}/"

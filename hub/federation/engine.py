@@ -290,7 +290,10 @@ class SimulationEngine(FederationEngine):
         """Run the simulation and return its result (blocking)."""
         run_dir = self.run_dir(spec)
         ray_dir = _short_dir(self.work_dir / "ray")
-        env = {**os.environ, "FLWR_HOME": str(self.work_dir / "flwr"), "RAY_TMPDIR": str(ray_dir)}
+        env = {**os.environ, "FLWR_HOME": str(self.work_dir / "flwr"), "RAY_TMPDIR": str(ray_dir),
+               # the run log is a record of what each site did: keep one line per site, not
+               # Ray's "[repeated Nx across cluster]" summary
+               "RAY_DEDUP_LOGS": "0"}
         if spec.site_policies is not None:
             policies = {"partitions": {str(k): v for k, v in spec.site_policies.items()}}
             (run_dir / "policies.json").write_text(json.dumps(policies))

@@ -6,15 +6,15 @@ import getpass
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
+from hub.console import CliConsole
 from hub.errors import HubError
 from hub.federation.cli import _as, _fail
 
 app = typer.Typer(help="The model registry (versions, promotion, rollback).",
                   no_args_is_help=True)
-console = Console()
+console = CliConsole()
 ByOption = Annotated[str, typer.Option("--by", help="your username (signs as you)")]
 
 
@@ -27,7 +27,8 @@ def list_models(task: Annotated[str | None, typer.Option(help="filter by task")]
     from hub.registry import service
     from hub.registry.models import ModelStatus
 
-    table = Table("id", "task", "version", "status", "indicators", "metrics", "run")
+    table = Table(Column("id", no_wrap=True, min_width=36),
+                  "task", "version", "status", "indicators", "metrics", "run")
     with open_db(migrate=False).session() as session:
         for m in service.list_models(session, task, ModelStatus(status) if status else None):
             metrics = ", ".join(f"{k}={v:.3g}" for k, v in list(m.final_metrics.items())[:3]

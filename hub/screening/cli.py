@@ -17,14 +17,15 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hub.console import CliConsole
+
 app = typer.Typer(help="Molecular screening (talks to a running hub over HTTP).",
                   no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 MEDIA = {".csv": "text/csv", ".tsv": "text/csv", ".sdf": "chemical/x-mdl-sdfile",
          ".sd": "chemical/x-mdl-sdfile", ".smi": "chemical/x-daylight-smiles"}
 

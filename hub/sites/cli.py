@@ -7,17 +7,17 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 from sqlmodel import Session, select
 
+from hub.console import CliConsole
 from hub.errors import HubError
 from hub.identity.principal import Principal
 
 app = typer.Typer(help="Site enrollment and credentials (plants and labs).", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 ByOption = Annotated[str, typer.Option("--by", help="your user id (acts and signs as you)")]
 
 
@@ -51,7 +51,8 @@ def list_sites(status: Annotated[str | None, typer.Option(help="filter by status
     from hub.sites.models import SiteStatus
 
     db = open_db(migrate=False)
-    table = Table("id", "name", "kind", "status", "last contact (UTC)", "agent", "key")
+    table = Table(Column("id", no_wrap=True, min_width=36),
+                  "name", "kind", "status", "last contact (UTC)", "agent", "key")
     admin = Principal("user", "cli", "cli", "", frozenset({"hub_admin"}))
     with db.session() as session:
         rows = service.list_sites(session, admin, SiteStatus(status) if status else None)

@@ -9,17 +9,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlmodel import Session, select
 
+from hub.console import CliConsole
 from hub.errors import HubError
 from hub.identity.principal import Principal
 
 app = typer.Typer(help="Cold-chain traceability (GS1 EPCIS 2.0).", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
+console = CliConsole()
+err = CliConsole(stderr=True)
 
 OrgOption = Annotated[str, typer.Option("--org", help="organization name or id to act for")]
 

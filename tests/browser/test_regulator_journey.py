@@ -75,7 +75,7 @@ def _seed(live_hub: LiveHub) -> tuple[str, str]:
         agency = make_org(session, kind="regulator", name="Swiss Agency", jurisdiction="CH")
         make_user(session, live_hub.settings, agency, "regulator", username="rita.regulator",
                   full_name="Rita Regulator")
-        ch = _submit(session, live_hub.settings, helix, "Basel Solid Dose", admin, qa)
+        ch = _submit(session, live_hub.settings, helix, "Basel Sterile Fill", admin, qa)
         eu = _submit(session, live_hub.settings, nordic, "Uppsala Fill-Finish", n_admin, n_qa)
     live_hub.names.update(ch_report=ch, eu_report=eu)
     return ch, eu
@@ -88,7 +88,7 @@ def test_regulator_pulls_a_submission_and_verifies_its_bundle(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Compliance").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Compliance")
     table = page.locator("#reports")
-    expect(table.get_by_role("row", name=re.compile("Basel Solid Dose"))).to_contain_text(
+    expect(table.get_by_role("row", name=re.compile("Basel Sterile Fill"))).to_contain_text(
         "Submitted (approved)")
     expect(table).not_to_contain_text("Uppsala")  # another jurisdiction
     expect(page.get_by_role("button", name="Start a pre-filled draft")).to_have_count(0)
@@ -101,9 +101,9 @@ def test_regulator_pulls_a_submission_and_verifies_its_bundle(
     page.get_by_label("Period").fill(PERIOD)
     page.get_by_role("button", name="Filter").click()
 
-    table.get_by_role("link", name=re.compile("^Basel Solid Dose")).click()
+    table.get_by_role("link", name=re.compile("^Basel Sterile Fill")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
-        f"Compliance report: Basel Solid Dose, {PERIOD}")
+        f"Compliance report: Basel Sterile Fill, {PERIOD}")
     expect(page.locator("#report-status")).to_have_text("Submitted (approved)")
     signatures = page.get_by_role("table", name="Signatures on this report version")
     expect(signatures.get_by_role("row", name=re.compile("Responsible"))).to_contain_text("Valid")
