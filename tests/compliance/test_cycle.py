@@ -63,9 +63,14 @@ def training_section(ctx: SectionContext) -> SectionResult:
 
 @pytest.fixture
 def training_provider() -> Iterator[None]:
+    """Stands in for the portal's provider to plant a record with a name, e-mail and score."""
+    from training_portal import compliance as portal
+
+    unregister_section_provider("training_coverage", portal.training_section)
     register_section_provider("training_coverage", training_section)
     yield
     unregister_section_provider("training_coverage", training_section)
+    register_section_provider("training_coverage", portal.training_section)
 
 
 def _excursion_document() -> dict[str, Any]:
