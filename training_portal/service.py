@@ -29,6 +29,7 @@ from training_portal.schemas import (
 from training_portal.seeding import SEED_ACTOR, all_seed_rows, slugify
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+NULLABLE_RULES = frozenset({"attempt_limit", "time_limit_minutes"})  # null: no limit
 _BANK = TypeAdapter(list[Question])
 
 
@@ -268,8 +269,8 @@ def update_course(session: Session, who: Principal, ref: str, data: CourseUpdate
         for name in ("title", "summary", "validity_months", "pass_mark", "attempt_limit",
                      "time_limit_minutes", "questions_per_attempt"):
             value = getattr(data, name)
-            if value is not None:
-                setattr(draft, name, value)
+            if value is not None or (name in NULLABLE_RULES and name in data.model_fields_set):
+                setattr(draft, name, value)  # an explicit null lifts a limit
         if data.questions is not None:
             draft.questions = [q.model_dump(mode="json") for q in data.questions]
         if data.modules is not None:
