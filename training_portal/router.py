@@ -382,11 +382,13 @@ def training_records(who: CurrentPrincipal, session: SessionDep, settings: Setti
 
 
 def mount(app: FastAPI, authenticated: Sequence[Any]) -> None:
-    """Mount the training API (authenticated), its public routes and the trainee pages."""
+    """Mount the training API (authenticated), its public routes, trainee and instructor pages."""
     from training_portal.public import router as public
+    from training_portal.teaching import router as teaching
     from training_portal.web import router as pages
 
     app.include_router(public)
     app.include_router(burst)
     app.include_router(router, dependencies=list(authenticated))
     app.include_router(pages)
+    app.include_router(teaching)
