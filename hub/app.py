@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     from hub.standards_registry.router import router as standards_router
     from hub.traceability.pages import pages as trace_pages
     from hub.traceability.router import router as trace_router
+    from hub.web.errors import install_page_errors
     from hub.web.router import router as web_router  # pages: they log people in themselves
     from training_portal.router import mount as mount_training
 
@@ -149,4 +150,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(site_pages)
     app.include_router(monitoring_pages)
     app.include_router(trace_pages)
+    install_page_errors(app)  # browsers get HTML error pages for unknown /web/ URLs
     return app
