@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     qualification_requirements: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_QUALIFICATION_ROLES.items()})
     training_reminder_days: int = Field(default=30, ge=1, le=365)
+    # federated runs: the Simulation Engine in this process, or the Deployment Engine on the
+    # SuperLink at `superlink_address` (its Control API; TLS verified with `superlink_ca_file`)
+    federation_engine: Literal["simulation", "deployment"] = "simulation"
+    superlink_address: str = ""
+    superlink_ca_file: Path | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +114,13 @@ class Settings(BaseSettings):
                 raise ValueError("FEDHUB_SECRET_KEY must be set (32+ random characters) in "
                                  "production; development keeps a generated one in the data dir")
             self.secret_key = _local_secret(self.data_dir / "secret_key")
+        if self.federation_engine == "deployment":
+            if not self.superlink_address:
+                raise ValueError("FEDHUB_FEDERATION_ENGINE=deployment needs "
+                                 "FEDHUB_SUPERLINK_ADDRESS (host:port of the SuperLink)")
+            if self.superlink_ca_file is None and self.environment == "production":
+                raise ValueError("FEDHUB_SUPERLINK_CA_FILE must be set in production (the CA "
+                                 "that issued the SuperLink certificate)")
         return self
 
     @property

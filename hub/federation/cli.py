@@ -82,7 +82,7 @@ def start(
     """Request a run (it waits for a QA e-signature: fedhub run approve)."""
     from pydantic import ValidationError
 
-    from hub.cli import _unit_of_work
+    from hub.cli import _settings, _unit_of_work
     from hub.federation import service
     from hub.federation.schemas import RunCreate
 
@@ -98,7 +98,8 @@ def start(
         raise typer.Exit(2) from exc
     with _unit_of_work() as session:
         try:
-            run = service.create_run(session, _as(session, by), body)
+            run = service.create_run(session, _as(session, by), body,
+                                     engine=_settings().federation_engine)
         except HubError as exc:
             raise _fail(exc) from exc
         console.print(f"run {run.id} requested ({len(run.site_ids)} sites); "
@@ -184,8 +185,9 @@ def show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
 def execute() -> None:
     """Run queued (approved) runs in this process, one at a time, then exit."""
     from hub.cli import _settings, open_db
-    from hub.federation.flows import RunExecutor
+    from hub.federation.flows import RunExecutor, configured_engine
 
-    ex = RunExecutor(open_db(), _settings())
+    settings = _settings()
+    ex = RunExecutor(open_db(), settings, engine=configured_engine(settings))
     ex.recover()
     console.print(f"{ex.run_pending()} run(s) executed")

@@ -37,11 +37,12 @@ from hub.federation.engine import (
 
 @dataclass(frozen=True)
 class TlsFiles:
-    """SuperLink TLS material (CA certificate, server certificate and key)."""
+    """SuperLink TLS material: the CA certificate, and the server certificate and key (needed
+    only to start a SuperLink; connecting to one needs the CA alone)."""
 
     ca_cert: Path
-    cert: Path
-    key: Path
+    cert: Path | None = None
+    key: Path | None = None
 
 
 class DeploymentEngine(FederationEngine):
@@ -85,6 +86,8 @@ class DeploymentEngine(FederationEngine):
             str(self.work_dir / "superlink.db"),
         ]
         if self.tls:
+            if self.tls.cert is None or self.tls.key is None:
+                raise ValueError("starting a SuperLink with TLS needs its certificate and key")
             cmd += [
                 "--ssl-ca-certfile",
                 str(self.tls.ca_cert),
@@ -151,9 +154,14 @@ class DeploymentEngine(FederationEngine):
             lines.append(f"root-certificates = {json.dumps(str(self.tls.ca_cert.resolve()))}")
         else:
             lines.append("insecure = true")
-        (self.flwr_home / "config.toml").write_text("\n".join(lines) + "\n")
+        target = self.flwr_home / "config.toml"
+        tmp = target.with_name(f".config.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, target)  # hub workers share the file: never expose a partial one
 
     def _flwr(self, *args: str, timeout: float = 120.0) -> dict[str, Any]:
+        if not (self.flwr_home / "config.toml").exists():
+            self._write_connection()  # e.g. registering a site key before any run
         out = subprocess.run(  # noqa: S603 - fixed executable, arguments built here
             [self._bin("flwr"), *args, "--format", "json"],
             capture_output=True,

@@ -22,7 +22,7 @@ from hub.audit import service as audit
 from hub.config import Settings
 from hub.db import Database
 from hub.federation import service
-from hub.federation.deployment import DeploymentEngine
+from hub.federation.deployment import DeploymentEngine, TlsFiles
 from hub.federation.engine import FederationEngine, RunResult, RunSpec, SimulationEngine
 from hub.federation.models import FederatedRun, RunRoundMetric, RunStatus
 from hub.sites.flows import RegistrarFailed, SuperNodeRegistrar
@@ -124,6 +124,22 @@ def run_spec(session: Session, run: FederatedRun, policy_for: PolicyFor | None) 
                    dp_noise_multiplier=run.dp_noise_multiplier,
                    dp_clipping_norm=run.dp_clipping_norm, train=dict(run.train),
                    data=dict(run.data), site_policies=policies, run_id=run.id)
+
+
+def deployment_engine(settings: Settings, timeout_s: float | None = None) -> DeploymentEngine:
+    """The Deployment Engine for the SuperLink the settings name (started elsewhere: its own
+    process or container, never by a hub worker)."""
+    tls = TlsFiles(settings.superlink_ca_file) if settings.superlink_ca_file else None
+    return DeploymentEngine(Path(settings.data_dir) / "federation",
+                            superlink=settings.superlink_address, manage_superlink=False,
+                            tls=tls, timeout_s=timeout_s)
+
+
+def configured_engine(settings: Settings) -> EngineFactory | None:
+    """The engine factory `FEDHUB_FEDERATION_ENGINE` chooses (None: the Simulation Engine)."""
+    if settings.federation_engine != "deployment":
+        return None
+    return lambda run: deployment_engine(settings, timeout_s=time_budget(run))
 
 
 def stall_limit(run: FederatedRun) -> float:
@@ -230,11 +246,14 @@ class RunExecutor:
 
     # --- work ----------------------------------------------------------------------
     def _claim(self) -> str | None:
+        # hub workers each run an executor: on PostgreSQL the row lock (skipping rows another
+        # worker is claiming) gives each queued run to exactly one of them
         with self._lock, self.db.session() as session:
             audit.set_actor(session, service.EXECUTOR)
             run = session.exec(select(FederatedRun).where(
                 FederatedRun.status == RunStatus.queued)
-                .order_by(col(FederatedRun.approved_at))).first()
+                .order_by(col(FederatedRun.approved_at)).limit(1)
+                .with_for_update(skip_locked=True)).first()
             if run is None:
                 return None
             service.set_status(session, run, RunStatus.running, "started by the run executor")
@@ -350,7 +369,9 @@ def get_executor(app: Any) -> RunExecutor:
         with _create_lock:
             ex = getattr(app.state, "federation_executor", None)
             if ex is None:
-                ex = RunExecutor(app.state.db, app.state.settings).start()
+                settings = app.state.settings
+                ex = RunExecutor(app.state.db, settings,
+                                 engine=configured_engine(settings)).start()
                 app.state.federation_executor = ex
     return ex
 

@@ -80,7 +80,7 @@ async def create(request: Request, who: Creator, session: PageSession) -> Respon
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
         run = service.create_run(session, who.principal, RunCreate.model_validate(
-            _form_body(form)))
+            _form_body(form)), engine=request.app.state.settings.federation_engine)
     except FORM_ERRORS as exc:
         fail(session, exc)
         return _list(request, session, who, form, form_errors(exc), 422)

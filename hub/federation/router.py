@@ -23,6 +23,7 @@ from hub.federation.schemas import (
     RunProgress,
     RunPublic,
 )
+from hub.sites import flows as site_flows
 
 
 def executor_ready(request: Request) -> None:
@@ -32,13 +33,21 @@ def executor_ready(request: Request) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the run executor with the hub (tests install theirs and start it on first use)."""
-    if app.state.settings.environment != "test":
+    """Start the run executor with the hub (tests install theirs and start it on first use).
+    With the Deployment Engine, approved site keys are registered at its SuperLink."""
+    settings = app.state.settings
+    previous = site_flows.registrar()
+    if settings.federation_engine == "deployment":
+        site_flows.set_registrar(flows.DeploymentRegistrar(flows.deployment_engine(settings)))
+    if settings.environment != "test":
         flows.get_executor(app)
-    yield
-    ex = getattr(app.state, "federation_executor", None)
-    if ex is not None:
-        ex.stop()
+    try:
+        yield
+    finally:
+        ex = getattr(app.state, "federation_executor", None)
+        if ex is not None:
+            ex.stop()
+        site_flows.set_registrar(previous)
 
 
 router = APIRouter(tags=["federation"], prefix="/federation", lifespan=lifespan,
@@ -52,9 +61,10 @@ class Reason(BaseModel):
 
 
 @router.post("/runs", response_model=RunPublic, status_code=201)
-def create_run(data: RunCreate, who: CurrentPrincipal, session: SessionDep) -> FederatedRun:
+def create_run(data: RunCreate, who: CurrentPrincipal, session: SessionDep,
+               settings: SettingsDep) -> FederatedRun:
     """Request a federated run; it starts after a QA e-signature (POST …/approve)."""
-    return service.create_run(session, who, data)
+    return service.create_run(session, who, data, engine=settings.federation_engine)
 
 
 @router.get("/runs", response_model=list[RunPublic])
