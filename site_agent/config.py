@@ -31,6 +31,8 @@ class AgentSettings(BaseSettings):
     enroll_poll_seconds: float = Field(default=5.0, gt=0)
     share_readings: bool = Field(default=False, description="send shareable readings to the hub")
     readings_batch: int = Field(default=500, ge=1, le=5000)
+    share_traceability: bool = Field(
+        default=False, description="send stored EPCIS documents to the hub's traceability")
     scorer: str = "statistical"
     shadow_scorer: str | None = None
     shadow_report_every: int = Field(default=500, ge=1, description="readings per shadow report")

@@ -26,6 +26,7 @@ from site_agent.monitoring.pipeline import Monitor
 from site_agent.monitoring.scoring import make_scorer
 from site_agent.outbox import DeliveryReport, Outbox
 from site_agent.store import LocalStore
+from site_agent.traceability import forward as forward_traceability
 
 log = logging.getLogger("site_agent")
 
@@ -140,10 +141,14 @@ class Runner:
         self.store.set_meta("watch.seen", seen)
 
     def tick(self) -> None:
-        """Ingest watched files, score new readings, deliver due messages, heartbeat."""
+        """Ingest watched files, score new readings, queue EPCIS documents, deliver due
+        messages, heartbeat."""
         self._watch_files()
         while self.monitor.process().readings:
             pass
+        if self.settings.share_traceability:
+            while forward_traceability(self.store, self.outbox).queued:
+                pass
         if self.client is not None and self.client.api_key:
             self.last_delivery = self.outbox.deliver(self.client, self.settings.delivery_batch)
             now = time.monotonic()
