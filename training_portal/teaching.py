@@ -9,7 +9,7 @@ to the draft version; an edit of a published course first makes a new draft vers
 from __future__ import annotations
 
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -231,16 +231,23 @@ def _friendly(field: str, kind: str, message: str, form: Values) -> str:
         message = message.replace("questions_per_attempt", "the draw size")
     if kind == "missing":
         return "Enter a value"
+    if message.startswith("unknown module"):
+        message += ": the question examines it; choose another module for the question first"
     return message[:1].upper() + message[1:]
 
 
-def field_errors(exc: HubError | ValidationError, locate: Locate, form: Values) -> Errors:
-    """Field name → message; problems no field of the form can show go under ``_``."""
+def field_errors(exc: HubError | ValidationError, locate: Locate, form: Values,
+                 bank: Sequence[dict[str, Any]] = ()) -> Errors:
+    """Field name → message; problems no field of the form can show go under ``_`` (a
+    problem with a question of ``bank`` is named by the question's id)."""
     out: Errors = {}
     for parts, kind, message in _problems(exc):
         field = locate(parts, message) or "_"
         text = _friendly(field, kind, message, form)
-        if field == "_" and parts:
+        if field == "_" and parts[:1] == ["questions"] and len(parts) > 1 \
+                and parts[1].isdigit() and int(parts[1]) < len(bank):
+            text = f"Question {bank[int(parts[1])]['id']}: {text}"
+        elif field == "_" and parts:
             text = f"{' › '.join(parts)}: {text}"
         out[field] = f"{out[field]}; {text}" if field in out and out[field] != text else text
     return out
@@ -655,14 +662,16 @@ def remove_module(course_ref: str, slug: str, request: Request, who: Instructor,
                   session: PageSession) -> Response:
     """Remove a module (and its attachments) from the draft."""
     course = managed(session, who, course_ref)
-    i, modules = _module(session, working(session, course), slug)
+    version = working(session, course)
+    i, modules = _module(session, version, slug)
     rest = [_module_in(m) for m in modules if m.slug != slug]
+    bank = list(version.questions)
     try:
         note = _update(session, who, course, reason=f"module {slug} removed", modules=rest)
     except FORM_ERRORS as exc:
         fail(session, exc)
         errors = {"_": "A course needs at least one module."} if not rest else \
-            field_errors(exc, _course_field, {})
+            field_errors(exc, _course_field, {}, bank)
         return course_page(request, session, who, course, errors, None, 422)
     return redirect(request, f"/web/teaching/courses/{course.slug}#modules",
                     flash=f"Module {modules[i].title} removed." + note)

@@ -146,6 +146,10 @@ def test_instructor_creates_edits_and_publishes_a_course(client: TestClient, ses
     assert bank[1]["points"] == 2
     assert (bank[2]["value"], bank[2]["tolerance"], bank[2]["unit"]) == (15, 2.5, "Pa")
     assert "15 ± 2.5 Pa" in client.get(COURSE).text
+    in_use = _post(client, f"{COURSE}/modules/gowning/remove", COURSE)
+    assert in_use.status_code == 422
+    assert "Question q2: Unknown module &#39;gowning&#39;: the question examines it" in in_use.text
+    assert _module_slugs(session) == ["gowning", "before-the-line-starts"]
     edit = _post(client, f"{COURSE}/questions/q2", f"{COURSE}/questions/q2",
                  prompt="Which garments are sterile?", qtype="multiple_choice",
                  **{"option-1": "Gloves", "option-2": "Coverall"}, correct=["1", "2"])
@@ -191,6 +195,17 @@ def test_instructor_creates_edits_and_publishes_a_course(client: TestClient, ses
     versions = client.get(COURSE).text
     assert re.search(r'<td>1\.1\.0</td>\s*<td><span class="badge wait">Draft', versions)
     assert re.search(r'<td>1\.0\.0</td>\s*<td><span class="badge ok">Published', versions)
+
+    shrink = _post(client, f"{COURSE}/questions/q3/remove", COURSE)
+    assert shrink.status_code == 422 and 'id="f-questions_per_attempt-error"' in shrink.text
+    assert _post(client, f"{COURSE}/draw-size", COURSE,
+                 questions_per_attempt="2").status_code == 303
+    assert _post(client, f"{COURSE}/questions/q3/remove", COURSE).status_code == 303
+    assert [q["id"] for q in _version(session).questions] == ["q1", "q2"]
+    assert _post(client, f"{COURSE}/modules/before-the-line-starts/remove",
+                 COURSE).status_code == 303
+    assert _module_slugs(session) == ["gowning"]
+    assert _module_slugs(session, "published") == ["gowning", "before-the-line-starts"]
 
     logged_in(client, "theo")  # the trainee sees the published version only
     course_page = client.get(f"/web/training/courses/{SLUG}").text
