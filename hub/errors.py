@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("fedhub.errors")
@@ -100,6 +101,13 @@ class PayloadTooLarge(HubError):
     status, code, title = 413, "payload-too-large", "Payload too large"
 
 
+class ServiceUnavailable(HubError):
+    status, code, title = 503, "service-unavailable", "Service unavailable"
+
+
+DATABASE_RETRY_AFTER = "5"
+
+
 def pointer(loc: tuple[Any, ...] | list[Any]) -> str:
     """RFC 6901 JSON pointer for a pydantic/FastAPI error location."""
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in loc]
@@ -163,6 +171,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
         log.warning("nesting too deep on %s %s", request.method, request.url.path)
         return problem_response(HubError("The request body is nested too deeply"), request)
+
+    @app.exception_handler(sa_exc.OperationalError)  # server gone, connection refused or lost
+    @app.exception_handler(sa_exc.InterfaceError)
+    @app.exception_handler(sa_exc.TimeoutError)  # no pooled connection came free in time
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        cause = getattr(exc, "orig", None) or exc
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    type(cause).__name__)
+        err = ServiceUnavailable("The database is unavailable or busy; retry later (a site "
+                                 "message resent with the same Idempotency-Key is stored once)",
+                                 headers={"Retry-After": DATABASE_RETRY_AFTER})
+        return problem_response(err, request)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
