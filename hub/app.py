@@ -14,6 +14,7 @@ from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.deps import get_principal
 from hub.errors import PayloadTooLarge, install_error_handlers, problem_response
+from hub.openapi import install as install_openapi
 from hub.ratelimit import LoginRateLimit
 
 log = logging.getLogger("fedhub")
@@ -77,7 +78,11 @@ def _health_router() -> APIRouter:
         """Liveness: the process is up."""
         return {"status": "ok", "version": __version__}
 
-    @router.get("/ready")
+    @router.get("/ready", responses={
+        200: {"content": {"application/json": {"example": {"status": "ready", "database": "ok"}}}},
+        503: {"description": "The database is unreachable or its schema is not current",
+              "content": {"application/json": {"example": {"status": "unavailable",
+                                                           "database": "unreachable"}}}}})
     def ready(request: Request) -> Response:
         """Readiness: the database answers and the schema is current."""
         db: Database = request.app.state.db
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db or Database(settings)
     install_error_handlers(app)
+    install_openapi(app)  # the schema documents the problem documents the hub answers
     app.add_middleware(LoginRateLimit,
                        per_ip=settings.login_rate_per_ip, per_user=settings.login_rate_per_user,
                        window_seconds=settings.login_rate_window_seconds)
