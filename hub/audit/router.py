@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from hub.audit import service as audit
 from hub.audit import signatures
-from hub.audit.models import AuditEntry
+from hub.audit.models import AuditEntry, ESignature
 from hub.audit.schemas import (
     AuditEntryPublic,
     ChainVerification,
@@ -18,7 +18,8 @@ from hub.audit.schemas import (
     SignRequest,
 )
 from hub.deps import CurrentPrincipal, CurrentUser, SessionDep, SettingsDep, require
-from hub.errors import PermissionDenied
+from hub.errors import NotFound, PermissionDenied
+from hub.identity.models import User
 from hub.identity.principal import Principal
 
 router = APIRouter(tags=["audit"])
@@ -51,6 +52,14 @@ def verify_chain(_: Auditor, session: SessionDep) -> ChainVerification:
     return ChainVerification.model_validate(audit.verify_chain(session).__dict__)
 
 
+def _visible(session: SessionDep, who: Principal, sig: ESignature) -> bool:
+    """Signatures by people of the caller's organization (every one for hub admins)."""
+    if who.is_hub_admin:
+        return True
+    signer = session.get(User, sig.signer_id)
+    return signer is not None and signer.organization_id == who.org_id
+
+
 @router.post("/signatures", response_model=SignaturePublic, status_code=201)
 def sign(data: SignRequest, user: CurrentUser, who: CurrentPrincipal, session: SessionDep,
          settings: SettingsDep) -> SignaturePublic:
@@ -65,16 +74,21 @@ def sign(data: SignRequest, user: CurrentUser, who: CurrentPrincipal, session: S
 
 
 @router.get("/signatures", response_model=list[SignaturePublic])
-def list_signatures(entity_type: str, entity_id: str, _: CurrentPrincipal,
+def list_signatures(entity_type: str, entity_id: str, who: CurrentPrincipal,
                     session: SessionDep) -> list[SignaturePublic]:
-    """Signatures on one record, oldest first."""
+    """Signatures on one record, oldest first (your organization's unless you are a hub
+    admin, like the audit trail)."""
     return [SignaturePublic.model_validate(s)
-            for s in signatures.for_record(session, entity_type, entity_id)]
+            for s in signatures.for_record(session, entity_type, entity_id)
+            if _visible(session, who, s)]
 
 
 @router.get("/signatures/{sig_id}/verify", response_model=SignatureVerification)
-def verify_signature(sig_id: str, _: CurrentPrincipal,
+def verify_signature(sig_id: str, who: CurrentPrincipal,
                      session: SessionDep) -> SignatureVerification:
     """Check that a signature is intact and still bound to the unchanged record."""
-    check = signatures.verify(session, signatures.get(session, sig_id))
+    sig = signatures.get(session, sig_id)
+    if not _visible(session, who, sig):
+        raise NotFound(f"Signature {sig_id} not found")
+    check = signatures.verify(session, sig)
     return SignatureVerification.model_validate(check.__dict__)
