@@ -323,11 +323,12 @@ def my_qualifications(who: CurrentPrincipal, session: SessionDep) -> list[Holdin
 
 
 @router.get("/qualifications/{qualification_id}", response_model=QualificationPublic)
-def qualification(qualification_id: str, _: CurrentPrincipal,
+def qualification(qualification_id: str, who: CurrentPrincipal,
                   session: SessionDep) -> QualificationPublic:
     """What a qualification is (the achievement a certificate names) and its courses."""
-    rows = session.exec(select(Course).where(Course.qualification_id == qualification_id)
-                        .order_by(col(Course.slug))).all()
+    rows = [c for c in session.exec(select(Course).where(
+        Course.qualification_id == qualification_id).order_by(col(Course.slug))).all()
+        if access.course_visible(who, c)]  # another organization's own courses stay private
     if not rows:
         raise NotFound(f"Qualification {qualification_id} not found")
     return QualificationPublic(id=qualification_id, name=rows[0].qualification_name,
