@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from hub import __version__
+from hub.admission import Admission
 from hub.config import Settings, get_settings
 from hub.db import Database
 from hub.deps import get_principal
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                        window_seconds=settings.login_rate_window_seconds)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes)
     app.add_middleware(GuardMiddleware, max_body=settings.max_body_bytes)
+    app.add_middleware(Admission, limit=settings.max_concurrent_requests,  # outermost
+                       wait_seconds=settings.admission_wait_seconds)
 
     from hub.audit.router import router as audit_router
     from hub.compliance.router import mount as mount_compliance

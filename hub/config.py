@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     password_history: int = Field(default=5, ge=1)
     password_min_length: int = Field(default=12, ge=8)
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # requests one worker works on at once (the rest wait in line, holding nothing; 0 = no
+    # limit): keep it below the worker's 30 database connections (hub.admission)
+    max_concurrent_requests: int = Field(default=24, ge=0)
+    admission_wait_seconds: float = Field(default=10.0, gt=0, le=300)
     # login rate limit: failed attempts per sliding window, per client IP and per username
     # (in-process: each worker keeps its own windows; 0 turns a limit off)
     login_rate_window_seconds: int = Field(default=60, ge=1, le=24 * 3600)

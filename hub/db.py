@@ -46,12 +46,18 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# connections per worker process; FEDHUB_MAX_CONCURRENT_REQUESTS stays below their sum
+POOL_SIZE, MAX_OVERFLOW = 10, 20
+
+
 def make_engine(url: str, **kw: Any) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and real transactional DDL/savepoints."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        if path and path != ":memory:" and "///" in url:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kw.setdefault("pool_size", POOL_SIZE)
+            kw.setdefault("max_overflow", MAX_OVERFLOW)
         kw.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **kw)
 
@@ -72,8 +78,8 @@ def make_engine(url: str, **kw: Any) -> Engine:
 
         return engine
     kw.setdefault("pool_pre_ping", True)
-    kw.setdefault("pool_size", 10)
-    kw.setdefault("max_overflow", 20)
+    kw.setdefault("pool_size", POOL_SIZE)
+    kw.setdefault("max_overflow", MAX_OVERFLOW)
     return create_engine(url, **kw)
 
 
