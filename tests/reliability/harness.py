@@ -41,6 +41,7 @@ from site_agent import keys
 from tests.deploy.procs import free_port
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED_SERVER = os.environ.get("FEDHUB_TEST_POSTGRES_URL",
                                "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -186,8 +187,12 @@ def _group_alive(pgid: int) -> bool:
 class HubProcess:
     """``fedhub serve`` (uvicorn, ``workers`` processes) in its own process group."""
 
-    def __init__(self, database_url: str, home: Path, workers: int = 2) -> None:
-        self.database_url, self.home, self.workers = database_url, home, workers
+    def __init__(self, database_url: str, home: Path, workers: int = 2,
+                 app: str | None = None, env: dict[str, str] | None = None) -> None:
+        """``app``: an application factory (``module:function``) for uvicorn to serve
+        instead of ``fedhub serve``; ``env``: more environment variables."""
+        self.database_url, self.home, self.workers, self.app = database_url, home, workers, app
+        self.extra_env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home / "hub.log"
@@ -199,14 +204,16 @@ class HubProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FEDHUB_", "SITE_"))}
         env.update(FEDHUB_ENVIRONMENT="production", FEDHUB_SECRET_KEY="faults-" + "s" * 40,
                    FEDHUB_DATABASE_URL=self.database_url, FEDHUB_DATA_DIR=str(self.home),
-                   FEDHUB_PUBLIC_URL=self.url)
+                   FEDHUB_PUBLIC_URL=self.url, **self.extra_env)
+        where = ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+        argv = [str(BIN / "fedhub"), "serve", "--no-migrate", *where]
+        if self.app:
+            argv = [sys.executable, "-m", "uvicorn", self.app, "--factory", *where]
+            env["PYTHONPATH"] = str(ROOT)
         began = time.monotonic()
         with self.log.open("ab") as fh:
-            self.proc = subprocess.Popen(
-                [str(BIN / "fedhub"), "serve", "--no-migrate", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", str(self.workers)],
-                stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=self.home,
-                start_new_session=True)
+            self.proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                         cwd=self.home, start_new_session=True)
         while time.monotonic() - began < timeout:
             if self.proc.poll() is not None:
                 raise AssertionError(f"hub exited ({self.proc.returncode}):\n{self.output()}")
