@@ -70,7 +70,8 @@ def fresh_database(server_url: str, label: str) -> Iterator[str]:
     """A new database ``fedhub_<label>_<pid>`` on the server, migrated; dropped afterwards."""
     name = f"fedhub_{label}_{os.getpid()}"
     base = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                             poolclass=sa.pool.NullPool)  # the server may restart meanwhile
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
