@@ -357,20 +357,12 @@ def _start_ray(init_args: Mapping[str, Any], attempts: int = 4) -> None:
     fixed 30 s start-up window. Flower then reuses this Ray instance."""
     import logging
 
-    import ray
+    from hub.rayinit import init_ray
 
     pythonpath = os.pathsep.join([*sys.path, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     os.environ["PYTHONPATH"] = pythonpath  # Ray workers must import the same code
     args = {"logging_level": logging.WARNING, "log_to_driver": True, **init_args}
-    for attempt in range(1, attempts + 1):
-        try:
-            ray.init(runtime_env={"env_vars": {"PYTHONPATH": pythonpath}}, **args)
-            return
-        except Exception:
-            ray.shutdown()
-            if attempt == attempts:
-                raise
-            time.sleep(10.0 * attempt)
+    init_ray(attempts, runtime_env={"env_vars": {"PYTHONPATH": pythonpath}}, **args)
 
 
 def _root_cause(exc: BaseException) -> BaseException:

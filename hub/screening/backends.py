@@ -212,13 +212,15 @@ class RayBackend(_WindowedBackend):
     def _ray(self) -> Any:
         import ray
 
+        from hub.rayinit import init_ray
+
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             kwargs.update(self.init_kwargs)
             if self.address:
                 ray.init(address=self.address, **kwargs)
             else:
-                ray.init(num_cpus=self.num_cpus, **kwargs)
+                init_ray(num_cpus=self.num_cpus, **kwargs)
             self._started_here = True
         if self._remote is None:
             self._remote = ray.remote(_ray_call)

@@ -67,7 +67,7 @@ class QedCalculator:
     def qed_many(
         self,
         mols: Sequence[Chem.Mol],
-        parts: Sequence[tuple[float, float, int, float, int]],
+        parts: Sequence[tuple[float, ...]],
         features: MolFeatures | None = None,
     ) -> list[float]:
         """QED per molecule from (MW, ALOGP, HBD, PSA, strict rotatable bonds) already known.
@@ -85,7 +85,7 @@ class QedCalculator:
             alerts = sum(
                 1 for i in row[n_acc:].nonzero()[0] if mol.HasSubstructMatch(self.alerts[i])
             )
-            mw, alogp, hbd, psa, rotb = parts[r]
+            mw, alogp, hbd, psa, rotb = parts[r][:5]
             props = QED.QEDproperties(
                 MW=mw,
                 ALOGP=alogp,
@@ -132,11 +132,13 @@ def compute_properties(
                 rdmd.CalcNumHBD(mol),
                 rdmd.CalcTPSA(mol),
                 rdmd.CalcNumRotatableBonds(mol, _STRICT),
+                # before QED and SA: stereo perception there can replace the ring information
+                rdmd.CalcNumAromaticRings(mol),
             )
         )
     qeds = get_qed_calculator().qed_many(mols, base, features)
     out = []
-    for mol, (mw, logp, hbd, tpsa, rotb), q in zip(mols, base, qeds, strict=True):
+    for mol, (mw, logp, hbd, tpsa, rotb, arom), q in zip(mols, base, qeds, strict=True):
         out.append(
             Properties(
                 mw=mw,
@@ -145,7 +147,7 @@ def compute_properties(
                 hbd=hbd,
                 hba=rdmd.CalcNumHBA(mol),
                 rotatable_bonds=rotb,
-                aromatic_rings=rdmd.CalcNumAromaticRings(mol),
+                aromatic_rings=arom,
                 heavy_atoms=mol.GetNumHeavyAtoms(),
                 fsp3=rdmd.CalcFractionCSP3(mol),
                 qed=q,
