@@ -98,6 +98,7 @@ def _load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, Any],
 
 SECRET_VALUES = {"fedhub_secret_key": "s" * 64,
                  "fedhub_database_url": "postgresql+psycopg://fedhub:pw@postgres:5432/fedhub",
+                 "superlink_tls_ca": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
                  "secret-key": "s" * 64,
                  "database-url": "postgresql+psycopg://fedhub:pw@fedhub-postgres:5432/fedhub"}
 
@@ -114,6 +115,8 @@ def test_compose_hub_settings_load(service: str, monkeypatch: pytest.MonkeyPatch
     assert settings.public_url.startswith("https://")
     if service == "hub":
         assert settings.host == "127.0.0.1" and settings.workers == 4
+        assert settings.federation_engine == "deployment"
+        assert settings.superlink_address == "superlink:9092"
 
 
 def test_k8s_hub_settings_load(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
