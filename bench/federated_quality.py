@@ -31,8 +31,8 @@ from hub.federation.engine import RunSpec, SimulationEngine  # noqa: E402
 from standards.tasks import equipment_anomaly as ea  # noqa: E402
 from standards.tasks import molecular_property as mp  # noqa: E402
 
-MOL_TRAIN = {"epochs": 3, "lr": 1e-3, "weight-decay": 1e-4, "batch-size": 32}
-MOL_ROUNDS = 30
+MOL_TRAIN = {"epochs": 1, "lr": 1e-3, "weight-decay": 1e-4, "batch-size": 32}
+MOL_ROUNDS = 90
 PLANT = {"plant-days": 21, "plant-equipment": 5, "plant-faults": 20}
 EA_TRAIN = {"epochs": 1, "lr": 2e-3, "weight-decay": 1e-5, "batch-size": 128}
 EA_ROUNDS = 6
