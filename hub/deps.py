@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -17,6 +17,12 @@ from hub.identity import security
 from hub.identity import service as identity
 from hub.identity.models import User
 from hub.identity.principal import Principal
+
+# the largest offset, page or sequence number a request may name: the database's integers are
+# 64-bit, and a larger number would fail in the driver (a 500) instead of finding nothing
+MAX_INDEX = 2**53 - 1
+Offset = Annotated[int, Query(ge=0, le=MAX_INDEX)]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_INDEX // 1000)]  # times per_page <= 1000
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 

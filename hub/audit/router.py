@@ -17,7 +17,7 @@ from hub.audit.schemas import (
     SignatureVerification,
     SignRequest,
 )
-from hub.deps import CurrentPrincipal, CurrentUser, SessionDep, SettingsDep, require
+from hub.deps import CurrentPrincipal, CurrentUser, Offset, SessionDep, SettingsDep, require
 from hub.errors import NotFound, PermissionDenied
 from hub.identity.models import User
 from hub.identity.principal import Principal
@@ -32,7 +32,7 @@ def list_entries(
     session: SessionDep,
     entity_type: str | None = None,
     entity_id: str | None = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     """Audit entries in chain order (your organization's unless you are a hub admin)."""

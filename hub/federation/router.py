@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from hub.db import Database
-from hub.deps import CurrentPrincipal, SessionDep, SettingsDep
+from hub.deps import CurrentPrincipal, Offset, SessionDep, SettingsDep
 from hub.federation import flows, service
 from hub.federation.models import FINISHED, FederatedRun, RunStatus
 from hub.federation.schemas import (
@@ -139,7 +139,7 @@ async def _stream(request: Request, run_id: str, after: int) -> AsyncIterator[st
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)
 def run_events(run_id: str, who: CurrentPrincipal, session: SessionDep, request: Request,
-               after: Annotated[int, Query(ge=0)] = 0,
+               after: Offset = 0,
                last_event_id: Annotated[str | None, Header()] = None) -> StreamingResponse:
     """Server-sent events: one event per progress record, then `end` when the run finishes."""
     service.get_run_for(session, who, run_id)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from hub.deps import CurrentPrincipal, SessionDep
+from hub.deps import CurrentPrincipal, Offset, SessionDep
 from hub.monitoring import service
 from hub.monitoring.models import Alert, AlertStatus, WorkOrder, WorkOrderStatus
 from hub.monitoring.schemas import (
@@ -75,7 +75,7 @@ def post_readings(body: Annotated[bytes, Depends(_body)], site: CurrentSite, ses
 @router.get("/alerts", response_model=list[AlertPublic])
 def list_alerts(who: CurrentPrincipal, session: SessionDep, site_id: str | None = None,
                 status: AlertStatus | None = None, severity: str | None = None,
-                limit: Limit = 100, offset: Annotated[int, Query(ge=0)] = 0) -> list[AlertPublic]:
+                limit: Limit = 100, offset: Offset = 0) -> list[AlertPublic]:
     """Alerts of your organization's sites (all sites for hub admins), newest first."""
     return [AlertPublic.model_validate(a) for a in
             service.list_alerts(session, who, site_id, status, severity, limit, offset)]
@@ -106,7 +106,7 @@ def resolve_alert(alert_id: str, data: Transition, who: CurrentPrincipal,
 @router.get("/work-orders", response_model=list[WorkOrderPublic])
 def list_work_orders(who: CurrentPrincipal, session: SessionDep, site_id: str | None = None,
                      status: WorkOrderStatus | None = None, limit: Limit = 100,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> list[WorkOrderPublic]:
+                     offset: Offset = 0) -> list[WorkOrderPublic]:
     """Proposed maintenance work orders, soonest due first."""
     return [WorkOrderPublic.model_validate(w) for w in
             service.list_work_orders(session, who, site_id, status, limit, offset)]

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Query, Request, Response
+from fastapi import Path as FastAPIPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from hub.db import Database, new_id
-from hub.deps import CurrentPrincipal, SessionDep, SettingsDep
+from hub.deps import MAX_INDEX, CurrentPrincipal, PageNumber, SessionDep, SettingsDep
 from hub.errors import PayloadTooLarge, ValidationFailed, field_errors
 from hub.identity.principal import Principal
 from hub.qualifications import require_qualification
@@ -251,11 +252,12 @@ def cancel_screen(screen_id: str, who: CurrentPrincipal, session: SessionDep,
 
 Bool = Annotated[bool | None, Query()]
 Num = Annotated[float | None, Query()]
+MoleculeIndex = Annotated[int, FastAPIPath(le=MAX_INDEX)]
 
 
 @router.get("/{screen_id}/results", response_model=Page[MoleculePublic])
 def results(screen_id: str, who: CurrentPrincipal, session: SessionDep,
-            sort: str = "-priority", page: Annotated[int, Query(ge=1)] = 1,
+            sort: str = "-priority", page: PageNumber = 1,
             per_page: Annotated[int, Query(ge=1, le=500)] = 50,
             passes_lipinski: Bool = None, passes_veber: Bool = None, has_alerts: Bool = None,
             ranked: Bool = None, in_domain: Bool = None, min_qed: Num = None,
@@ -281,7 +283,7 @@ def ranking(screen_id: str, who: CurrentPrincipal, session: SessionDep) -> list[
 
 @router.get("/{screen_id}/errors", response_model=Page[ErrorPublic])
 def errors(screen_id: str, who: CurrentPrincipal, session: SessionDep,
-           page: Annotated[int, Query(ge=1)] = 1,
+           page: PageNumber = 1,
            per_page: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """Input records that could not be screened: row or record number and RDKit's reason."""
     screen = service.get_screen(session, who, screen_id)
@@ -298,7 +300,7 @@ def summary(screen_id: str, who: CurrentPrincipal, session: SessionDep) -> dict[
 
 
 @router.get("/{screen_id}/molecules/{idx}", response_model=MoleculeDetail)
-def molecule(screen_id: str, idx: int, who: CurrentPrincipal,
+def molecule(screen_id: str, idx: MoleculeIndex, who: CurrentPrincipal,
              session: SessionDep) -> MoleculeDetail:
     """One molecule with every input record merged into it."""
     screen = service.get_screen(session, who, screen_id)
@@ -311,7 +313,7 @@ def molecule(screen_id: str, idx: int, who: CurrentPrincipal,
 
 @router.get("/{screen_id}/molecules/{idx}/depiction.svg",
             responses={200: {"content": {"image/svg+xml": {}}}})
-def depiction(screen_id: str, idx: int, who: CurrentPrincipal, session: SessionDep,
+def depiction(screen_id: str, idx: MoleculeIndex, who: CurrentPrincipal, session: SessionDep,
               width: Annotated[int, Query(ge=80, le=1200)] = 320,
               height: Annotated[int, Query(ge=60, le=1200)] = 240) -> Response:
     """2D depiction (SVG) with structural-alert atoms highlighted."""

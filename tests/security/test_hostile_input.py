@@ -21,6 +21,7 @@ from sqlmodel import Session
 from hub.app import create_app
 from hub.config import Settings
 from hub.db import Database, utcnow
+from hub.deps import MAX_INDEX
 from hub.identity.security import TOKEN_ALG
 from tests.factories import assert_problem
 from tests.security import world
@@ -179,3 +180,17 @@ def test_wrong_content_types_are_clear_4xx(hub: world.Hub, real_client: TestClie
     assert real_client.get("/organizations", headers=admin).status_code == 200
     names = [o["name"] for o in real_client.get("/organizations", headers=admin).json()]
     assert "Org X" not in names  # nothing was created by a mistyped request
+
+
+def test_huge_offsets_and_sequence_numbers_are_422_not_500(hub: world.Hub,
+                                                           real_client: TestClient) -> None:
+    """Beyond 64-bit SQL integers the driver failed (500); now the range is validated."""
+    for path, param, who in (("/monitoring/alerts", "offset", "site_admin"),
+                             ("/monitoring/work-orders", "offset", "site_admin"),
+                             ("/traceability/events", "offset", "site_admin"),
+                             ("/audit", "after_seq", "qa")):
+        big = real_client.get(path, params={param: 2**63}, headers=hub.headers[who])
+        body = assert_problem(big, 422, "validation-error")
+        assert [e["pointer"] for e in body["errors"]] == [f"/query/{param}"], path
+        edge = real_client.get(path, params={param: MAX_INDEX}, headers=hub.headers[who])
+        assert edge.status_code == 200 and edge.json() == [], f"{path}: {edge.text}"
