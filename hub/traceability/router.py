@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from hub.deps import CurrentPrincipal, SessionDep
+from hub.deps import CurrentPrincipal, Offset, SessionDep
 from hub.traceability import access, alerts, products, service, views
 from hub.traceability.custody import custody_chain
 from hub.traceability.excursions import excursions_between, excursions_of_lot
@@ -29,6 +29,9 @@ from hub.traceability.schemas import (
 
 router = APIRouter(prefix="/traceability", tags=["traceability"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
+# a PUT answers 201 when it creates the entry and 200 when it changes it
+CREATED_OR_UPDATED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Changed"}, 201: {"description": "Created", "model": ProductPublic}}
 Gtin = Annotated[str | None, Query(description="GTIN-14, to tell lots of products apart")]
 
 
@@ -44,7 +47,7 @@ def list_events(
     who: CurrentPrincipal, session: SessionDep, epc: str | None = None,
     lot: str | None = None, gtin: Gtin = None, location: str | None = None,
     biz_step: str | None = None, since: datetime | None = None, until: datetime | None = None,
-    limit: Limit = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100, offset: Offset = 0,
 ) -> list[TraceEvent]:
     """Events of your organization and of those that declared you a partner."""
     return list(service.list_events(session, who, epc=epc, lot=lot,
@@ -109,7 +112,7 @@ def list_products(who: CurrentPrincipal, session: SessionDep) -> list[TraceProdu
     return list(products.list_products(session, who))
 
 
-@router.put("/products/{gtin}", response_model=ProductPublic)
+@router.put("/products/{gtin}", response_model=ProductPublic, responses=CREATED_OR_UPDATED)
 def put_product(gtin: str, data: ProductPut, who: CurrentPrincipal, session: SessionDep,
                 response: Response) -> TraceProduct:
     """Set a product's allowed range in °C (a change needs a reason)."""
@@ -120,7 +123,8 @@ def put_product(gtin: str, data: ProductPut, who: CurrentPrincipal, session: Ses
     return row
 
 
-@router.put("/products/{gtin}/lots/{lot}", response_model=ProductPublic)
+@router.put("/products/{gtin}/lots/{lot}", response_model=ProductPublic,
+            responses=CREATED_OR_UPDATED)
 def put_lot(gtin: str, lot: str, data: ProductPut, who: CurrentPrincipal, session: SessionDep,
             response: Response) -> TraceProduct:
     """Set one lot's allowed range in °C, overriding the product's."""
