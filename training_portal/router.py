@@ -138,7 +138,9 @@ async def upload_attachment(module_id: str, who: CurrentPrincipal, session: Sess
     return AttachmentPublic.model_validate(row)
 
 
-@router.get("/attachments/{attachment_id}")
+@router.get("/attachments/{attachment_id}", response_class=Response, responses={200: {
+    "description": "The file with the media type it was uploaded with",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}})
 def download_attachment(attachment_id: str, who: CurrentPrincipal,
                         session: SessionDep) -> Response:
     """Download a module attachment."""
