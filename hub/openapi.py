@@ -10,6 +10,9 @@ the problem statuses it can answer, derived from what the operation is:
 - authenticated (has ``security``): 401 and 403;
 - naming a resource (a path parameter or an ``..._id`` query parameter): 404;
 - writes (POST/PUT/PATCH/DELETE): 404 and 409;
+- a password re-entered in the body (e-signatures, password change): 423 once failed
+  re-entries have locked the account;
+- everything but ``/health``: 503 when the database is unavailable or busy;
 - a few operations with statuses of their own (``EXTRA``): public operations that
   authenticate by other means (401), login lockout and rate limit, unsupported uploads and
   export formats (415), a failing SuperLink registrar (502).
@@ -54,7 +57,7 @@ DESCRIPTIONS = {
     404: "Not found", 409: "Conflict with the current state", 413: "Request body too large",
     415: "Unsupported media type", 422: "Request validation failed", 423: "Account locked",
     429: "Too many attempts", 502: "Upstream federation service failed",
-    503: "Not ready",
+    503: "Database unavailable or busy; retry after Retry-After seconds",
 }
 WRITES = {"post", "put", "patch", "delete"}
 EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
@@ -72,9 +75,20 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
 }
 
 
-def problem_statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+def _body_fields(schema: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    """Top-level field names of the operation's JSON body (a ``$ref`` is followed once)."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    shape = body.get("schema", {})
+    if "$ref" in shape:
+        shape = schema.get("components", {}).get("schemas", {}).get(
+            shape["$ref"].rsplit("/", 1)[-1], {})
+    return set(shape.get("properties", {}))
+
+
+def problem_statuses(method: str, path: str, operation: dict[str, Any],
+                     fields: set[str]) -> set[int]:
     """The problem statuses one operation can answer (see the module docstring)."""
-    statuses = set()
+    statuses: set[int] = set()
     if operation.get("parameters") or "requestBody" in operation:
         statuses.add(422)
     if "requestBody" in operation:
@@ -86,6 +100,10 @@ def problem_statuses(method: str, path: str, operation: dict[str, Any]) -> set[i
         statuses.add(404)
     if method in WRITES:
         statuses.add(409)
+    if fields & {"password", "current_password"} and (method, path) != ("post", "/users"):
+        statuses.add(423)  # password re-entry: failures count toward the lockout
+    if path != "/health":  # everything else may need the database (``ServiceUnavailable``)
+        statuses.add(503)
     statuses.update(EXTRA.get((method, path), ()))
     return statuses
 
@@ -102,7 +120,8 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if method not in {"get", "put", "post", "patch", "delete", "head", "options"}:
                 continue
             responses = operation.setdefault("responses", {})
-            for status in sorted(problem_statuses(method, path, operation)):
+            fields = _body_fields(schema, operation)
+            for status in sorted(problem_statuses(method, path, operation, fields)):
                 key = str(status)
                 if key == "422" or key not in responses:
                     responses[key] = _problem_response(status)
