@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import threading
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,13 @@ from hub.db import Database, make_engine
 from hub.migrations import upgrade
 from tests.factories import assert_problem
 from tests.reliability.harness import enroll_sites, readings_batch
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """asyncio.run in a thread of its own: a session-wide browser fixture may own this thread's
+    event loop when the suite runs it on the same worker."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 
 def asgi(app: Any) -> httpx.ASGITransport:
@@ -60,7 +68,7 @@ def test_at_most_limit_requests_inside_the_rest_wait_in_line() -> None:
         assert [r.status_code for r in answers] == [200] * 10
         assert seen["peak"] == 3 and admission.peak == 3 and admission.inside == 0
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_waiting_too_long_gives_503_problem_with_retry_after() -> None:
@@ -82,7 +90,7 @@ def test_waiting_too_long_gives_503_problem_with_retry_after() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
             return await client.get("/fast")
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def _burst(tmp_path: Path, limit: int, requests: int = 12) -> list[int]:
