@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from python_multipart.exceptions import FormParserError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -171,6 +172,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _too_deep(request: Request, exc: RecursionError) -> JSONResponse:
         log.warning("nesting too deep on %s %s", request.method, request.url.path)
         return problem_response(HubError("The request body is nested too deeply"), request)
+
+    @app.exception_handler(FormParserError)  # a malformed multipart or urlencoded body
+    async def _malformed_form(request: Request, exc: FormParserError) -> JSONResponse:
+        log.info("malformed form body on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(HubError(f"The form body could not be parsed: {exc}"), request)
 
     @app.exception_handler(sa_exc.OperationalError)  # server gone, connection refused or lost
     @app.exception_handler(sa_exc.InterfaceError)
