@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
+from sqlmodel import Session, select
+
+from hub.errors import HubError
+from hub.identity.principal import Principal
 
 PIPE_WIDTH = 200
 
@@ -32,3 +38,27 @@ class CliConsole(Console):
     @size.setter
     def size(self, new_size: tuple[int, int]) -> None:
         Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+def act_as(session: Session, username: str, err: Console) -> Principal:
+    """The active user ``username`` as principal, recorded as the actor of audited changes;
+    exits with code 1 (message on ``err``) if there is none."""
+    from hub.audit import service as audit
+    from hub.identity import service as identity
+    from hub.identity.models import User
+
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.is_active:
+        err.print(f"[bold red]error:[/] no active user {escape(username)!r}")
+        raise typer.Exit(1)
+    who = identity.principal_for_user(user)
+    audit.set_actor(session, who.actor())
+    return who
+
+
+def problem_exit(exc: HubError, err: Console) -> typer.Exit:
+    """Print a hub error with its field pointers on ``err``; the exit to raise (code 1)."""
+    err.print(f"[bold red]error:[/] {escape(exc.detail)}")
+    for e in exc.errors or []:
+        err.print(f"  {escape(str(e.get('pointer')))}: {escape(str(e.get('message')))}")
+    return typer.Exit(1)

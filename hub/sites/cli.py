@@ -7,11 +7,10 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Column, Table
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from hub.console import CliConsole
+from hub.console import CliConsole, act_as, problem_exit
 from hub.errors import HubError
 from hub.identity.principal import Principal
 
@@ -22,24 +21,11 @@ ByOption = Annotated[str, typer.Option("--by", help="your user id (acts and sign
 
 
 def _as(session: Session, username: str) -> Principal:
-    from hub.audit import service as audit
-    from hub.identity import service as identity
-    from hub.identity.models import User
-
-    user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or not user.is_active:
-        err.print(f"[bold red]error:[/] no active user {escape(username)!r}")
-        raise typer.Exit(1)
-    who = identity.principal_for_user(user)
-    audit.set_actor(session, who.actor())
-    return who
+    return act_as(session, username, err)
 
 
 def _fail(exc: HubError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(exc.detail)}")
-    for e in exc.errors or []:
-        err.print(f"  {escape(str(e.get('pointer')))}: {escape(str(e.get('message')))}")
-    return typer.Exit(1)
+    return problem_exit(exc, err)
 
 
 @app.command("list")
